@@ -1,0 +1,29 @@
+// Crash-safe file writes and careful reads.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+
+namespace danehook {
+
+// Reads a whole file. Throws InputError "<path>: <reason>".
+std::string read_file(const std::filesystem::path& path);
+
+// Writes `content` to a temporary file in the same directory, fsyncs it, renames it over
+// `path` and fsyncs the directory. Refuses to replace a symbolic link. `mode` applies to new
+// files; an existing file keeps its mode and owner unless `force_mode`.
+// Throws Error(ExitCode::failure) naming the path.
+void write_file_atomic(const std::filesystem::path& path, const std::string& content,
+                       mode_t mode = 0600, bool force_mode = false);
+
+void fsync_directory(const std::filesystem::path& directory);
+
+// Creates the directory (and parents) with `mode` when missing; refuses a symlink.
+void ensure_private_directory(const std::filesystem::path& directory, mode_t mode = 0700);
+
+// Warning text when a credentials file is readable by group or others, else nullopt.
+std::optional<std::string> permissive_credentials_warning(const std::filesystem::path& path);
+
+}  // namespace danehook
