@@ -18,6 +18,12 @@ Error io_error(const std::filesystem::path& path, const std::string& what, int e
     return Error(ExitCode::failure, path.string() + ": " + what + ": " + std::strerror(error_number));
 }
 
+FileStamp stamp_from(const struct stat& st) {
+    return FileStamp{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
+                     static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
+                     static_cast<std::int64_t>(st.st_size)};
+}
+
 std::string random_suffix() {
     static thread_local std::mt19937_64 generator{std::random_device{}()};
     static constexpr char letters[] = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -28,11 +34,13 @@ std::string random_suffix() {
 
 }  // namespace
 
-std::string read_file(const std::filesystem::path& path) {
+std::string read_file(const std::filesystem::path& path, FileStamp* stamp) {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) throw InputError(path.string() + ": cannot read: " + std::strerror(errno));
     struct stat st {};
-    if (::fstat(fd.get(), &st) == 0 && S_ISDIR(st.st_mode)) throw InputError(path.string() + ": is a directory");
+    if (::fstat(fd.get(), &st) != 0) throw InputError(path.string() + ": cannot stat: " + std::strerror(errno));
+    if (S_ISDIR(st.st_mode)) throw InputError(path.string() + ": is a directory");
+    if (stamp) *stamp = stamp_from(st);
     std::string content;
     if (st.st_size > 0) content.reserve(static_cast<std::size_t>(st.st_size));
     char buffer[65536];
@@ -46,6 +54,12 @@ std::string read_file(const std::filesystem::path& path) {
         content.append(buffer, static_cast<std::size_t>(n));
     }
     return content;
+}
+
+std::optional<FileStamp> file_stamp(const std::filesystem::path& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+    return stamp_from(st);
 }
 
 void fsync_directory(const std::filesystem::path& directory) {

@@ -6,6 +6,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <limits>
+#include <stdexcept>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -16,6 +18,30 @@ namespace danehook {
 namespace {
 
 using nlohmann::json;
+
+// The journal is read back after crashes and hand edits: a field that is not an integer in range
+// (1e300, -1 for a TTL, 2.5) is corruption, never a value to convert.
+template <typename Integer>
+Integer integer_at(const json& object, const char* key) {
+    const json& value = object.at(key);
+    if (!value.is_number_integer()) {
+        throw std::invalid_argument(std::string("'") + key + "' is not an integer");
+    }
+    if (value.is_number_unsigned()) {
+        auto number = value.get<std::uint64_t>();
+        if (number > static_cast<std::uint64_t>(std::numeric_limits<Integer>::max())) {
+            throw std::out_of_range(std::string("'") + key + "' is out of range");
+        }
+        return static_cast<Integer>(number);
+    }
+    auto number = value.get<std::int64_t>();
+    if (number < static_cast<std::int64_t>(std::numeric_limits<Integer>::min()) ||
+        (number > 0 && static_cast<std::uint64_t>(number) >
+                           static_cast<std::uint64_t>(std::numeric_limits<Integer>::max()))) {
+        throw std::out_of_range(std::string("'") + key + "' is out of range");
+    }
+    return static_cast<Integer>(number);
+}
 
 RecordState state_from_string(const std::string& text) {
     if (text == "publishing") return RecordState::publishing;
@@ -60,17 +86,17 @@ JournalRecord record_from_json(const json& j) {
     r.provider = j.at("provider").get<std::string>();
     r.zone = j.at("zone").get<std::string>();
     r.record.owner = j.at("owner").get<std::string>();
-    r.record.ttl = j.at("ttl").get<std::uint32_t>();
+    r.record.ttl = integer_at<std::uint32_t>(j, "ttl");
     r.record.rdata = TlsaRdata::parse(j.at("rdata").get<std::string>());
     r.state = state_from_string(j.at("state").get<std::string>());
     r.desired = j.at("desired").get<bool>();
     r.preexisting = j.at("preexisting").get<bool>();
     r.origin_checked = j.value("origin_checked", true);
     r.role = j.at("role").get<std::string>();
-    r.added_at = j.at("added_at").get<EpochSeconds>();
-    r.published_at = j.at("published_at").get<EpochSeconds>();
-    r.confirmed_at = j.at("confirmed_at").get<EpochSeconds>();
-    r.retired_at = j.at("retired_at").get<EpochSeconds>();
+    r.added_at = integer_at<EpochSeconds>(j, "added_at");
+    r.published_at = integer_at<EpochSeconds>(j, "published_at");
+    r.confirmed_at = integer_at<EpochSeconds>(j, "confirmed_at");
+    r.retired_at = integer_at<EpochSeconds>(j, "retired_at");
     r.provider_id = j.at("provider_id").get<std::string>();
     r.last_error = j.at("last_error").get<std::string>();
     return r;
@@ -116,7 +142,7 @@ std::string journal_to_json(const CertificateJournal& journal) {
 CertificateJournal journal_from_json(const std::string& text, const std::string& origin) {
     try {
         json j = json::parse(text.data(), text.data() + text.size());
-        int schema = j.at("schema").get<int>();
+        int schema = integer_at<int>(j, "schema");
         if (schema != journal_schema_version) {
             throw Error(ExitCode::failure, origin + ": journal schema " + std::to_string(schema) +
                                                " is not supported by this danehook (expects " +
@@ -132,15 +158,15 @@ CertificateJournal journal_from_json(const std::string& text, const std::string&
             activation.certificate_file = a.at("certificate_file").get<std::string>();
             activation.chain_file = a.at("chain_file").get<std::string>();
             activation.key_file = a.at("key_file").get<std::string>();
-            activation.since = a.at("since").get<EpochSeconds>();
-            activation.attempts = a.at("attempts").get<int>();
+            activation.since = integer_at<EpochSeconds>(a, "since");
+            activation.attempts = integer_at<int>(a, "attempts");
             activation.last_error = a.at("last_error").get<std::string>();
             journal.activation = activation;
         }
         for (const auto& record : j.at("records")) journal.records.push_back(record_from_json(record));
         journal.last_error = j.at("last_error").get<std::string>();
-        journal.last_error_at = j.at("last_error_at").get<EpochSeconds>();
-        journal.updated_at = j.at("updated_at").get<EpochSeconds>();
+        journal.last_error_at = integer_at<EpochSeconds>(j, "last_error_at");
+        journal.updated_at = integer_at<EpochSeconds>(j, "updated_at");
         return journal;
     } catch (const Error&) {
         throw;
@@ -161,11 +187,11 @@ std::filesystem::path JournalStore::journal_path(const std::string& name) const 
     return state_dir_ / "journal" / (name + ".json");
 }
 
-std::optional<CertificateJournal> JournalStore::load(const std::string& name) const {
+std::optional<CertificateJournal> JournalStore::load(const std::string& name, FileStamp* stamp) const {
     auto path = journal_path(name);
     std::string text;
     try {
-        text = read_file(path);
+        text = read_file(path, stamp);
     } catch (const InputError& e) {
         std::error_code ec;
         if (!std::filesystem::exists(path, ec)) return std::nullopt;

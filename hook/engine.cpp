@@ -16,6 +16,7 @@
 #include "danehook/error.hpp"
 #include "danehook/file_io.hpp"
 #include "danehook/log.hpp"
+#include "danehook/status_cache.hpp"
 
 namespace danehook {
 namespace {
@@ -840,12 +841,26 @@ EngineReport Engine::run() {
     return total;
 }
 
+namespace {
+
+// Whether a certificate is in the configuration is the one part of a settled journal's status
+// that does not come from the journal, so the JSON rendering leaves it out (and can be cached)
+// and it is put in front when printing.
+std::string with_configured_flag(const std::string& rendering, bool configured) {
+    std::string text = configured ? "{\"configured\":true" : "{\"configured\":false";
+    if (rendering.size() > 2) text += ',';
+    text.append(rendering, 1);
+    return text;
+}
+
+}  // namespace
+
+// In JSON mode: the object without "configured" (see with_configured_flag).
 std::string Engine::status_of(const CertificateEntry* entry, const CertificateJournal& journal, bool configured,
                               bool json_mode) {
     EpochSeconds now = clock_.now();
     nlohmann::json j;
     j["name"] = journal.name;
-    j["configured"] = configured;
     j["deployed_certificate"] = journal.deployed.certificate;
     j["deployed_key"] = journal.deployed.key;
     if (journal.activation) {
@@ -892,7 +907,7 @@ std::string Engine::status_of(const CertificateEntry* entry, const CertificateJo
     j["last_error_at"] = journal.last_error_at ? nlohmann::json(format_time(journal.last_error_at)) : nullptr;
     if (json_mode) return j.dump();
 
-    std::string text = "certificate " + journal.name + (j["configured"].get<bool>() ? "" : " (not in the configuration)") + "\n";
+    std::string text = "certificate " + journal.name + (configured ? "" : " (not in the configuration)") + "\n";
     text += "  in service: " + (journal.deployed.certificate.empty() ? std::string("unknown") : journal.deployed.certificate.substr(0, 16) + "...") + "\n";
     if (journal.activation) {
         text += "  deferred reload: new certificate " + journal.activation->identity.certificate.substr(0, 16) + "..., due " +
@@ -928,29 +943,50 @@ std::set<std::string> Engine::configured_names() const {
 
 // Renders every journal's status. Journals are independent, so they are read and rendered on
 // a few threads; a settled journal needs no configuration entry at all, which keeps thousands
-// of certificates cheap (entries are parsed only for hold times).
+// of certificates cheap (entries are parsed only for hold times), and in JSON mode its
+// rendering comes from the status cache while its file is unchanged.
 std::vector<std::string> Engine::render_statuses(bool json_mode) {
     JournalStore store(config_.state_dir);
     auto names = store.names();
     auto configured = configured_names();
+    // Only `status --json` uses the cache: it is what monitoring polls across every certificate.
+    StatusCache cache = json_mode ? StatusCache::load(config_.state_dir) : StatusCache();
     std::vector<std::string> rendered(names.size());
+    std::vector<std::optional<std::pair<FileStamp, std::string>>> fresh(names.size());
     std::mutex entries_mutex;
     std::exception_ptr failure;
     std::mutex failure_mutex;
     auto render_range = [&](std::size_t begin, std::size_t end) {
         try {
             for (std::size_t i = begin; i < end; ++i) {
-                auto journal = store.load(names[i]);
+                bool is_configured = configured.count(names[i]) > 0;
+                if (json_mode) {
+                    auto stamp = file_stamp(store.journal_path(names[i]));
+                    const std::string* cached = stamp ? cache.find(names[i], *stamp) : nullptr;
+                    if (cached) {
+                        rendered[i] = with_configured_flag(*cached, is_configured);
+                        continue;
+                    }
+                }
+                FileStamp stamp;
+                auto journal = store.load(names[i], &stamp);
                 if (!journal) continue;
-                bool needs_entry = journal->activation.has_value() ||
-                                   std::any_of(journal->records.begin(), journal->records.end(),
-                                               [](const JournalRecord& r) { return !r.desired; });
+                bool settled = !journal->activation.has_value() &&
+                               std::all_of(journal->records.begin(), journal->records.end(),
+                                           [](const JournalRecord& r) { return r.desired; });
                 const CertificateEntry* entry = nullptr;
-                if (needs_entry) {
+                if (!settled) {
                     std::lock_guard lock(entries_mutex);
                     entry = entry_for(names[i]);
                 }
-                rendered[i] = status_of(entry, *journal, configured.count(names[i]) > 0, json_mode);
+                auto rendering = status_of(entry, *journal, is_configured, json_mode);
+                if (!json_mode) {
+                    rendered[i] = std::move(rendering);
+                    continue;
+                }
+                rendered[i] = with_configured_flag(rendering, is_configured);
+                // A settled journal renders the same whatever the configuration or the time.
+                if (settled) fresh[i].emplace(stamp, std::move(rendering));
             }
         } catch (...) {
             std::lock_guard lock(failure_mutex);
@@ -967,6 +1003,13 @@ std::vector<std::string> Engine::render_statuses(bool json_mode) {
     render_range(0, std::min(names.size(), chunk));
     for (auto& thread : threads) thread.join();
     if (failure) std::rethrow_exception(failure);
+    if (json_mode) {
+        cache.keep_only(names);
+        for (std::size_t i = 0; i < names.size(); ++i) {
+            if (fresh[i]) cache.put(names[i], fresh[i]->first, std::move(fresh[i]->second));
+        }
+        cache.save_if_changed(config_.state_dir);
+    }
     std::erase_if(rendered, [](const std::string& text) { return text.empty(); });
     return rendered;
 }

@@ -4,6 +4,9 @@
 # New inputs go to BUILD_DIR/fuzz-corpus/<target> (the seeds in fuzz/corpus/ are only read),
 # crashes to BUILD_DIR/fuzz-artifacts/. Exits non-zero when any target finds a crash, a leak or
 # a timeout. The final statistics of each run are printed.
+# The mutation seed is fixed (DANEHOOK_FUZZ_SEED, default 1) so that a CI run replays a prefix of
+# the same input sequence that longer local runs (scripts/fuzz.sh BUILD 600) have already explored;
+# set DANEHOOK_FUZZ_SEED=0 for a random seed when hunting.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$1
@@ -18,7 +21,8 @@ for target in $targets; do
     log="$build/fuzz-artifacts/$target.log"
     echo "fuzz: $target for ${seconds}s"
     if ! ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        "$build/fuzz/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+        "$build/fuzz/$target" -max_total_time="$seconds" -seed="${DANEHOOK_FUZZ_SEED:-1}" \
+            -timeout=10 -rss_limit_mb=2048 \
             -print_final_stats=1 -artifact_prefix="$build/fuzz-artifacts/$target-" \
             "$work" "$root/fuzz/corpus/$target" >"$log" 2>&1; then
         echo "fuzz: $target FAILED; see $log" >&2

@@ -1,6 +1,7 @@
 // Crash-safe file writes and careful reads.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -8,8 +9,21 @@
 
 namespace danehook {
 
-// Reads a whole file. Throws InputError "<path>: <reason>".
-std::string read_file(const std::filesystem::path& path);
+// What identifies one version of a file's content without reading it: atomic replacement
+// (rename) changes the inode, an in-place edit the modification time or size.
+struct FileStamp {
+    std::uint64_t device = 0;
+    std::uint64_t inode = 0;
+    std::int64_t mtime_ns = 0;
+    std::int64_t size = 0;
+    bool operator==(const FileStamp&) const = default;
+};
+
+// Reads a whole file. Throws InputError "<path>: <reason>". `stamp`, when given, receives the
+// stamp of the file that was read (from the open descriptor, so it matches the content).
+std::string read_file(const std::filesystem::path& path, FileStamp* stamp = nullptr);
+// The stamp of a file (following symlinks), or nullopt when it cannot be stat()ed.
+std::optional<FileStamp> file_stamp(const std::filesystem::path& path);
 
 // Writes `content` to a temporary file in the same directory, fsyncs it, renames it over
 // `path` and fsyncs the directory. Refuses to replace a symbolic link. `mode` applies to new

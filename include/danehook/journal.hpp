@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "danehook/clock.hpp"
+#include "danehook/file_io.hpp"
 #include "danehook/tlsa.hpp"
 
 namespace danehook {
@@ -89,7 +90,9 @@ public:
     // Creates <state_dir>, journal/ and due/ (0700) when missing; refuses symlinks.
     explicit JournalStore(std::filesystem::path state_dir);
 
-    std::optional<CertificateJournal> load(const std::string& name) const;
+    // nullopt when there is no journal of that name. `stamp` receives the file's stamp.
+    std::optional<CertificateJournal> load(const std::string& name, FileStamp* stamp = nullptr) const;
+    std::filesystem::path journal_path(const std::string& name) const;
     // Writes the journal; `next_due` nullopt removes the due marker (nothing for `run` to do).
     void save(const CertificateJournal& journal, std::optional<EpochSeconds> next_due);
     std::vector<std::string> names() const;
@@ -98,7 +101,6 @@ public:
     const std::filesystem::path& state_dir() const { return state_dir_; }
 
 private:
-    std::filesystem::path journal_path(const std::string& name) const;
     std::filesystem::path state_dir_;
 };
 

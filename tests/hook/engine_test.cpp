@@ -6,6 +6,7 @@
 
 #include <sys/stat.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 using namespace danehook;
@@ -461,4 +462,65 @@ TEST_CASE("certbot and acme.sh hook variables are understood") {
     // Once the next key has been used, acme.sh's variable may name a file that is gone.
     env["Le_Next_Domain_Key"] = (dir / "gone.key.next").string();
     CHECK(deploy_source_from_environment(getenv).files.next_keys.empty());
+}
+
+namespace {
+
+// Journals written during a test are younger than the status cache's racy window; ageing the
+// file lets the cache keep it, as it would in production a few seconds later.
+void age_file(const std::filesystem::path& path) {
+    std::filesystem::last_write_time(path, std::filesystem::last_write_time(path) - std::chrono::hours(1));
+}
+
+}  // namespace
+
+TEST_CASE("status --json from the cache follows every change to the journal and the config") {
+    EngineFixture f;
+    f.deploy();
+    auto journal_file = f.config.state_dir / "journal/mail.json";
+    age_file(journal_file);
+    auto fresh_status = [&] {
+        Engine engine(f.config, f.clock);
+        return engine.status_json();
+    };
+    auto first = fresh_status();
+    REQUIRE(std::filesystem::exists(f.config.state_dir / "status.cache"));
+    CHECK(fresh_status() == first);  // served from the cache, byte for byte the same
+
+    SUBCASE("a new deploy replaces the journal: the cache entry is not used") {
+        f.renew_with_new_key();
+        f.deploy();
+        auto before = nlohmann::json::parse(first)["certificates"][0]["records"].size();
+        auto json = nlohmann::json::parse(fresh_status());
+        CHECK(json["certificates"][0]["records"].size() == 2 * before);  // old ones scheduled
+    }
+    SUBCASE("an in-place edit of the journal (same inode) is seen") {
+        auto text = read_text(journal_file);
+        auto at = text.find("\"last_error\":\"\"");
+        REQUIRE(at != std::string::npos);
+        text.replace(at, 15, "\"last_error\":\"edited by hand\"");
+        {
+            std::ofstream out(journal_file, std::ios::in | std::ios::out | std::ios::trunc);
+            out << text;
+        }
+        age_file(journal_file);
+        auto json = nlohmann::json::parse(fresh_status());
+        CHECK(json["certificates"][0]["last_error"] == "edited by hand");
+    }
+    SUBCASE("whether the certificate is configured comes from the config, not the cache") {
+        CHECK(nlohmann::json::parse(first)["certificates"][0]["configured"] == true);
+        f.config.certificates.clear();
+        auto json = nlohmann::json::parse(fresh_status());
+        CHECK(json["certificates"][0]["configured"] == false);
+        CHECK(json["certificates"][0]["records"] == nlohmann::json::parse(first)["certificates"][0]["records"]);
+    }
+    SUBCASE("a removed journal disappears") {
+        std::filesystem::remove(journal_file);
+        CHECK(nlohmann::json::parse(fresh_status())["certificates"].empty());
+    }
+    SUBCASE("a cache entry made from another file is ignored and replaced") {
+        write_text(f.config.state_dir / "status.cache", "danehook-status-cache 1\nmail\t1\t2\t3\t4\t{}\nend 1\n");
+        CHECK(fresh_status() == first);
+        CHECK(read_text(f.config.state_dir / "status.cache").find("\"name\":\"mail\"") != std::string::npos);
+    }
 }

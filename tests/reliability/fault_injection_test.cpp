@@ -275,8 +275,17 @@ TEST_CASE("fault: a truncated or corrupted journal is a clear error that changes
     REQUIRE(setup.deploy(t + 10).exit_status == 0);
     auto v2 = setup.record_of_lineage();
     const auto good = read_text(setup.journal_file());
+    auto with_ttl = [&](const std::string& ttl) {
+        auto text = good;
+        auto at = text.find("\"ttl\":");
+        REQUIRE(at != std::string::npos);
+        auto end = text.find_first_of(",}", at);
+        return text.replace(at, end - at, "\"ttl\":" + ttl);
+    };
+    // Numbers a hand edit or a bit flip can leave: each must be refused, never converted.
     for (const std::string& bad :
-         {good.substr(0, good.size() / 2), std::string("\x00\x01garbage", 9), std::string()}) {
+         {good.substr(0, good.size() / 2), std::string("\x00\x01garbage", 9), std::string(),
+          with_ttl("4.44444e+86"), with_ttl("-1"), with_ttl("2.5"), with_ttl("4294967296")}) {
         write_text(setup.journal_file(), bad);
         for (const char* command : {"run", "status"}) {
             auto result = setup.danehook({command}, t + 10 + 121);
