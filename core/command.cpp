@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
 
 extern char** environ;
@@ -47,8 +49,19 @@ std::string first_line(const std::string& text) {
     return text.substr(start, end == std::string::npos ? std::string::npos : end - start);
 }
 
-[[noreturn]] void exec_child(const std::vector<std::string>& argv, const CommandOptions& options, Pipe& in,
-                             Pipe& out, Pipe& err) {
+std::mutex withheld_mutex;
+std::vector<std::string>& withheld_variables() {
+    static std::vector<std::string> variables;
+    return variables;
+}
+
+std::vector<std::string> withheld_snapshot() {
+    std::lock_guard lock(withheld_mutex);
+    return withheld_variables();
+}
+
+[[noreturn]] void exec_child(const std::vector<std::string>& argv, const CommandOptions& options,
+                             const std::vector<std::string>& withheld, Pipe& in, Pipe& out, Pipe& err) {
     ::setpgid(0, 0);
     ::dup2(in.read_end, STDIN_FILENO);
     ::dup2(out.write_end, STDOUT_FILENO);
@@ -56,6 +69,7 @@ std::string first_line(const std::string& text) {
     std::vector<char*> args;
     for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
     args.push_back(nullptr);
+    for (const auto& variable : withheld) ::unsetenv(variable.c_str());
     for (const auto& assignment : options.extra_environment) ::putenv(const_cast<char*>(assignment.c_str()));
     ::signal(SIGPIPE, SIG_DFL);
     ::execvp(args[0], args.data());
@@ -92,12 +106,19 @@ std::string CommandResult::describe() const {
     return text;
 }
 
+void withhold_from_children(const std::string& variable) {
+    std::lock_guard lock(withheld_mutex);
+    auto& variables = withheld_variables();
+    if (std::find(variables.begin(), variables.end(), variable) == variables.end()) variables.push_back(variable);
+}
+
 CommandResult run_command(const std::vector<std::string>& argv, const CommandOptions& options) {
     if (argv.empty() || argv[0].empty()) throw std::invalid_argument("empty command");
+    auto withheld = withheld_snapshot();  // copied before fork: the child must not lock
     Pipe in, out, err;
     pid_t pid = ::fork();
     if (pid < 0) throw std::runtime_error(std::string("fork failed: ") + std::strerror(errno));
-    if (pid == 0) exec_child(argv, options, in, out, err);
+    if (pid == 0) exec_child(argv, options, withheld, in, out, err);
 
     in.close_read();
     out.close_write();

@@ -29,7 +29,13 @@ struct CommandOptions {
     std::size_t max_output = 16 * 1024 * 1024;
 };
 
-// execvp(argv[0], argv) in a new process group; on timeout the group gets SIGTERM, then
+// Marks an environment variable as a secret that danehook has read (a provider's API token
+// passed by acme.sh, say): every program run_command starts from then on gets an environment
+// without it. Thread-safe.
+void withhold_from_children(const std::string& variable);
+
+// execvp(argv[0], argv) in a new process group, with the withheld variables removed from its
+// environment; on timeout the group gets SIGTERM, then
 // SIGKILL. Throws std::invalid_argument for an empty argv. A program that cannot be started
 // gives exit_status 127 and the reason in `errors`.
 CommandResult run_command(const std::vector<std::string>& argv, const CommandOptions& options = {});

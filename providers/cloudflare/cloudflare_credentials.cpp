@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "danehook/certbot_ini.hpp"
+#include "danehook/command.hpp"
 #include "danehook/file_io.hpp"
 #include "danehook/log.hpp"
 
@@ -79,6 +80,11 @@ Credentials parse_certbot_credentials(const std::string& text, const std::string
 }
 
 Credentials resolve_credentials(const Settings& settings, const EnvironmentLookup& environment) {
+    // acme.sh exports these to its hooks; whichever source wins below, the programs danehook
+    // runs (reload_command, ...) do not get them.
+    for (const char* name : {"CLOUDFLARE_API_TOKEN", "CF_Token", "CF_Key"}) {
+        if (environment(name)) withhold_from_children(name);
+    }
     if (auto token_file = settings.path("api_token_file")) {
         std::string token;
         try {

@@ -70,6 +70,12 @@ TEST_CASE("security: state files are 0600 in 0700 directories, whatever the umas
         {"deploy"}, now,
         {"RENEWED_LINEAGE=" + setup.lineage().string(), "RENEWED_DOMAINS=mail.example.net"});
     REQUIRE_MESSAGE(result.exit_status == 0, result.errors);
+    // Old enough for the status cache, which `status --json` then writes.
+    auto journal = setup.dir / "state/journal/mail.json";
+    std::filesystem::last_write_time(journal, std::filesystem::last_write_time(journal) - std::chrono::hours(1));
+    auto status = setup.danehook({"status", "--json"}, now);
+    REQUIRE_MESSAGE(status.exit_status == 0, status.errors);
+    CHECK(std::filesystem::exists(setup.dir / "state/status.cache"));
     int files = 0;
     for (const auto& item : std::filesystem::recursive_directory_iterator(setup.dir / "state")) {
         if (item.is_directory()) {
@@ -80,7 +86,7 @@ TEST_CASE("security: state files are 0600 in 0700 directories, whatever the umas
         }
     }
     CHECK(mode_of(setup.dir / "state") == 0700);
-    CHECK(files >= 2);  // journal and lock at least
+    CHECK(files >= 3);  // journal, lock and status cache at least
 }
 
 TEST_CASE("security: installed private keys are 0600; certificates 0644") {

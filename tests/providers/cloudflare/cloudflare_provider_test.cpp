@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "danehook/command.hpp"
 #include "danehook/log.hpp"
 #include "danehook/provider.hpp"
 #include "providers/cloudflare/cloudflare_client.hpp"
@@ -684,4 +685,21 @@ TEST_CASE("cloudflare: a zone_id of another zone is caught when a record lands a
               },
               &message) == ProviderFailure::configuration);
     CHECK(message.find("zone_id") != std::string::npos);
+}
+
+TEST_CASE("cloudflare: API secrets from the environment are not passed to the programs danehook runs") {
+    Fixture f;
+    ::setenv("CF_Token", token.c_str(), 1);
+    ::setenv("CF_Key", global_key.c_str(), 1);
+    ::setenv("CF_Email", email.c_str(), 1);
+    ::setenv("DANEHOOK_TEST_HARMLESS", "kept", 1);
+    auto provider = f.provider("    api_token_file: token\n");  // the file wins; the variables are still withheld
+    CHECK(provider->list(zone, owner).empty());
+    auto child = run_command({"env"});
+    REQUIRE(child.ok());
+    CHECK(child.output.find(token) == std::string::npos);
+    CHECK(child.output.find(global_key) == std::string::npos);
+    CHECK(child.output.find("CF_Email=" + email) != std::string::npos);  // not a secret
+    CHECK(child.output.find("DANEHOOK_TEST_HARMLESS=kept") != std::string::npos);
+    ::unsetenv("DANEHOOK_TEST_HARMLESS");
 }
