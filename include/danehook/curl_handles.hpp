@@ -2,7 +2,9 @@
 #pragma once
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 
+#include <cstring>
 #include <memory>
 #include <mutex>
 
@@ -19,6 +21,18 @@ struct CurlDeleter {
 using CurlEasy = std::unique_ptr<CURL, CurlDeleter<curl_easy_cleanup>>;
 using CurlList = std::unique_ptr<curl_slist, CurlDeleter<curl_slist_free_all>>;
 using CurlString = std::unique_ptr<char, CurlDeleter<curl_free>>;
+
+// A header list that may hold credentials ("Authorization: Bearer ..."): every entry is wiped
+// before the list is freed.
+struct WipingCurlListDeleter {
+    void operator()(curl_slist* list) const noexcept {
+        for (curl_slist* item = list; item; item = item->next) {
+            if (item->data) OPENSSL_cleanse(item->data, std::strlen(item->data));
+        }
+        curl_slist_free_all(list);
+    }
+};
+using CurlSecretList = std::unique_ptr<curl_slist, WipingCurlListDeleter>;
 
 // curl_global_init is not thread-safe: every user goes through this, once per process.
 inline void curl_global_init_once() {

@@ -235,10 +235,11 @@ nlohmann::json Client::call(const std::string& method, const std::string& path,
     const std::string url = options_.api_base + path;
     const std::string payload = body ? body->dump() : std::string();
 
-    CurlList headers;
+    CurlSecretList headers;
     CallScope scope(curl);  // declared after `headers`: runs first, before the list is freed
-    auto add_header = [&headers](const std::string& header) {
-        curl_slist* extended = curl_slist_append(headers.get(), header.c_str());
+    auto add_header = [&headers](std::string text) {
+        SecretText header(std::move(text));  // may hold a credential: wiped when done
+        curl_slist* extended = curl_slist_append(headers.get(), header.reveal().c_str());
         if (!extended) throw ProviderError(ProviderFailure::transient, "cloudflare: out of memory");
         (void)headers.release();
         headers.reset(extended);
@@ -246,10 +247,10 @@ nlohmann::json Client::call(const std::string& method, const std::string& path,
     add_header("Accept: application/json");
     if (body) add_header("Content-Type: application/json");
     if (credentials_.kind == Credentials::Kind::api_token) {
-        add_header("Authorization: Bearer " + credentials_.token);
+        add_header("Authorization: Bearer " + credentials_.token.reveal());
     } else {
         add_header("X-Auth-Email: " + credentials_.email);
-        add_header("X-Auth-Key: " + credentials_.key);
+        add_header("X-Auth-Key: " + credentials_.key.reveal());
     }
 
     const auto started = steady_clock::now();

@@ -2,6 +2,8 @@
 // that keeps a deploy hook from hanging (bounded attempts and total time).
 #pragma once
 
+#include "danehook/secret.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -18,9 +20,9 @@ namespace danehook::cloudflare {
 struct Credentials {
     enum class Kind { api_token, global_key };
     Kind kind = Kind::api_token;
-    std::string token;   // api_token
+    SecretText token;    // api_token
     std::string email;   // global_key
-    std::string key;     // global_key
+    SecretText key;      // global_key
     std::string source;  // where they came from, for messages ("api_token_file /etc/...")
 };
 

@@ -88,7 +88,8 @@ Credentials resolve_credentials(const Settings& settings, const EnvironmentLooku
     if (auto token_file = settings.path("api_token_file")) {
         std::string token;
         try {
-            token = trim(read_file(*token_file));
+            SecretText text(read_file(*token_file));
+            token = trim(text.reveal());
         } catch (const Error& e) {
             throw settings.error("api_token_file", e.what());
         }
@@ -98,7 +99,7 @@ Credentials resolve_credentials(const Settings& settings, const EnvironmentLooku
                                      " must hold one API token (no spaces or control characters)");
         }
         warn_if_permissive(*token_file);
-        return Credentials{Credentials::Kind::api_token, token, "", "",
+        return Credentials{Credentials::Kind::api_token, std::move(token), "", {},
                            "api_token_file " + token_file->string()};
     }
     for (const char* name : {"CLOUDFLARE_API_TOKEN", "CF_Token"}) {
@@ -109,7 +110,7 @@ Credentials resolve_credentials(const Settings& settings, const EnvironmentLooku
             throw ConfigError(std::string("environment variable ") + name +
                               " must hold one API token (no spaces or control characters)");
         }
-        return Credentials{Credentials::Kind::api_token, token, "", "",
+        return Credentials{Credentials::Kind::api_token, std::move(token), "", {},
                            std::string("environment variable ") + name};
     }
     // acme.sh's global-key pair, the environment's last resort.
@@ -123,18 +124,18 @@ Credentials resolve_credentials(const Settings& settings, const EnvironmentLooku
                 "environment variables CF_Key and CF_Email must not contain spaces or control "
                 "characters");
         }
-        return Credentials{Credentials::Kind::global_key, "", trimmed_email, trimmed_key,
+        return Credentials{Credentials::Kind::global_key, {}, trimmed_email, std::move(trimmed_key),
                            "environment variables CF_Email and CF_Key"};
     }
     if (auto file = settings.path("credentials")) {
-        std::string text;
+        SecretText text;
         try {
             text = read_file(*file);
         } catch (const Error& e) {
             throw settings.error("credentials", e.what());
         }
         warn_if_permissive(*file);
-        return parse_certbot_credentials(text, file->string());
+        return parse_certbot_credentials(text.reveal(), file->string());
     }
     throw settings.error("",
                          "no Cloudflare credentials: set api_token_file or credentials, or "

@@ -13,6 +13,7 @@
 #include "danehook/error.hpp"
 #include "danehook/file_io.hpp"
 #include "danehook/log.hpp"
+#include "danehook/secret.hpp"
 
 namespace danehook::powerdns {
 
@@ -59,7 +60,7 @@ std::optional<TlsaRdata> parse_content(const std::string& content) {
 
 struct PowerDnsProvider::Http {
     std::string base;  // ".../api/v1/servers/<id>"
-    std::string api_key;
+    SecretText api_key;
     std::filesystem::path ca_file;
     std::string label;
 
@@ -86,8 +87,11 @@ struct PowerDnsProvider::Http {
         std::string url = base + path;
         Response response;
         curl_slist* raw = nullptr;
-        raw = curl_slist_append(raw, ("X-API-Key: " + api_key).c_str());
-        CurlList headers(raw);
+        {
+            SecretText header("X-API-Key: " + api_key.reveal());
+            raw = curl_slist_append(raw, header.reveal().c_str());
+        }
+        CurlSecretList headers(raw);
         headers.reset(curl_slist_append(headers.release(), "Accept: application/json"));
         if (!body.empty())
             headers.reset(curl_slist_append(headers.release(), "Content-Type: application/json"));
@@ -161,16 +165,17 @@ PowerDnsProvider::PowerDnsProvider(PowerDnsConfig config)
     http_->ca_file = config_.ca_file;
     http_->base = base + "/api/v1/servers/" + http_->escape(config_.server_id);
     if (auto warning = permissive_credentials_warning(config_.api_key_file)) log::warning(*warning);
-    std::string key;
+    SecretText key;
     try {
-        key = trimmed(read_file(config_.api_key_file));
+        SecretText text(read_file(config_.api_key_file));
+        key = trimmed(text.reveal());
     } catch (const Error& e) {
         throw ConfigError(label() + ": api_key_file: " + e.what());
     }
     if (key.empty())
         throw ConfigError(label() + ": api_key_file " + config_.api_key_file.string() +
                           " is empty");
-    if (key.find_first_of("\r\n") != std::string::npos) {
+    if (key.reveal().find_first_of("\r\n") != std::string::npos) {
         throw ConfigError(label() + ": api_key_file " + config_.api_key_file.string() +
                           " holds more than one line");
     }

@@ -10,6 +10,8 @@
 // algorithms ldns does support, and the integration tests against named for all six.
 #pragma once
 
+#include "danehook/secret.hpp"
+
 // Before any ldns header: without it ldns/common.h #defines bool/true/false, which breaks
 // standard headers included later (e.g. <optional>).
 #include <stdbool.h>
@@ -50,7 +52,7 @@ std::size_t tsig_mac_size(TsigAlgorithm algorithm);
 struct TsigKey {
     std::string name;  // canonical, "danehook-key."
     TsigAlgorithm algorithm = TsigAlgorithm::hmac_sha256;
-    std::vector<std::uint8_t> secret;  // never logged
+    SecretBytes secret;  // never logged; wiped on destruction
     std::string source;                // where it was read from, for messages
 };
 

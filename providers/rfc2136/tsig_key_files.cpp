@@ -278,7 +278,8 @@ TsigKey parse_private_key_file(std::string_view text, const std::string& file_na
 
 TsigKey load_key_file(const std::filesystem::path& path,
                       const std::optional<std::string>& key_name) {
-    std::string text = read_file(path);
+    SecretText file_text(read_file(path));  // wiped when done: it holds the base64 secret
+    const std::string& text = file_text.reveal();
     if (auto warning = permissive_credentials_warning(path)) log::warning(*warning);
     if (text.find("Private-key-format:") != std::string::npos) {
         TsigKey key = parse_private_key_file(text, path.string());
@@ -363,16 +364,16 @@ CertbotCredentials parse_certbot_credentials(std::string_view text, const std::s
 }
 
 CertbotCredentials load_certbot_credentials(const std::filesystem::path& path) {
-    std::string text = read_file(path);
+    SecretText text(read_file(path));
     if (auto warning = permissive_credentials_warning(path)) log::warning(*warning);
-    return parse_certbot_credentials(text, path.string());
+    return parse_certbot_credentials(text.reveal(), path.string());
 }
 
 std::vector<std::uint8_t> load_secret_file(const std::filesystem::path& path) {
-    std::string text = read_file(path);
+    SecretText text(read_file(path));
     if (auto warning = permissive_credentials_warning(path)) log::warning(*warning);
     try {
-        return decode_tsig_secret(text);
+        return decode_tsig_secret(text.reveal());
     } catch (const std::invalid_argument& e) {
         throw InputError(path.string() + ": " + e.what());
     }

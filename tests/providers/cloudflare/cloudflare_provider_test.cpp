@@ -638,7 +638,7 @@ TEST_CASE(
     options.ca_file = f.api.ca_file().string();
     options.retry.retries = 0;
     cloudflare::Client client(
-        cloudflare::Credentials{cloudflare::Credentials::Kind::api_token, token, "", "", "test"},
+        cloudflare::Credentials{cloudflare::Credentials::Kind::api_token, token, "", {}, "test"},
         options);
     const std::string records = "/zones/" + zone_id + "/dns_records";
     auto code_of = [&](const std::string& method, const std::string& path,

@@ -53,7 +53,7 @@ TEST_CASE("cloudflare: certbot credentials INI") {
         "dns_cloudflare_api_token = 0123456789abcdef0123456789abcdef01234567\n",
         "cf.ini");
     CHECK(token.kind == Credentials::Kind::api_token);
-    CHECK(token.token == "0123456789abcdef0123456789abcdef01234567");
+    CHECK(token.token.reveal() == "0123456789abcdef0123456789abcdef01234567");
 
     auto global = parse_certbot_credentials(
         "dns_cloudflare_email = \"cloudflare@example.com\"\n"
@@ -61,7 +61,7 @@ TEST_CASE("cloudflare: certbot credentials INI") {
         "cf.ini");
     CHECK(global.kind == Credentials::Kind::global_key);
     CHECK(global.email == "cloudflare@example.com");
-    CHECK(global.key == "0123456789abcdef0123456789abcdef01234");
+    CHECK(global.key.reveal() == "0123456789abcdef0123456789abcdef01234");
 
     // A token wins over a global key in the same file, as in certbot-dns-cloudflare.
     auto both = parse_certbot_credentials(
