@@ -6,6 +6,7 @@
 
 #include "danehook/config.hpp"
 #include "danehook/error.hpp"
+#include "danehook/journal.hpp"
 #include "support/test_support.hpp"
 
 using namespace danehook;
@@ -46,5 +47,20 @@ TEST_CASE(
         CHECK(std::string(e.what()) ==
               (dir / "danehook.yaml").string() +
                   ":2: providers: keys must be plain names, not lists or mappings");
+    }
+}
+
+TEST_CASE("journal: a number that is not an integer in range is corruption, never converted") {
+    // fuzz_journal (CI, UBSan) found that a TTL of 4.44444e+86 reached nlohmann's float-to-integer
+    // conversion, which is undefined behaviour for values out of range.
+    auto files = regressions("fuzz_journal");
+    REQUIRE_FALSE(files.empty());
+    for (const auto& file : files) {
+        try {
+            (void)journal_from_json(read_text(file), file.string());
+            FAIL("accepted " << file);
+        } catch (const Error& e) {
+            CHECK_MESSAGE(std::string(e.what()).starts_with(file.string() + ": journal is corrupt"), e.what());
+        }
     }
 }
