@@ -1,13 +1,12 @@
 // End to end with real programs, all on loopback: Pebble as the ACME CA, certbot issuing and
 // renewing with danehook as its deploy hook, BIND 9 serving the DNSSEC-signed zone and taking
-// the TSIG-signed updates, a validating resolver (libunbound, trust anchor = the zone's key) and
+// the TSIG-signed updates, a validating resolver (the unbound daemon, trust anchor = the zone's key) and
 // `openssl s_client -dane_tlsa_*` against `openssl s_server`. DANEHOOK_NOW moves danehook's
 // clock past the hold instead of sleeping.
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include <unbound.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +17,7 @@
 #include <thread>
 
 #include "danehook/command.hpp"
+#include "danehook/ldns_handles.hpp"
 #include "support/named_server.hpp"
 #include "support/test_support.hpp"
 
@@ -113,41 +113,107 @@ struct Lookup {
     std::string why;
 };
 
-// A DNSSEC-validated TLSA lookup through libunbound: stub to the test's named, trust anchor =
-// the zone's key-signing key. A fresh context each time, so nothing is cached between steps.
-Lookup validated_tlsa(const std::string& name, const std::string& server,
-                      const std::string& trust_anchor) {
-    Lookup lookup;
-    std::unique_ptr<ub_ctx, decltype(&ub_ctx_delete)> ctx(ub_ctx_create(), ub_ctx_delete);
-    REQUIRE(ctx);
-    REQUIRE(ub_ctx_set_option(ctx.get(), "do-not-query-localhost:", "no") == 0);
-    // Unbound answers the RFC 6761 name "test." itself (NXDOMAIN) unless told not to.
-    REQUIRE(ub_ctx_set_option(ctx.get(), "local-zone:", "test. nodefault") == 0);
-    REQUIRE(ub_ctx_set_stub(ctx.get(), zone.c_str(), server.c_str(), 0) == 0);
-    REQUIRE(ub_ctx_add_ta(ctx.get(), trust_anchor.c_str()) == 0);
-    REQUIRE(ub_ctx_zone_add(ctx.get(), zone.c_str(), "transparent") == 0);  // finalizes the context
-    ub_result* raw = nullptr;
-    int rc = ub_resolve(ctx.get(), name.c_str(), 52 /* TLSA */, 1 /* IN */, &raw);
-    REQUIRE_MESSAGE(rc == 0, ub_strerror(rc));
-    std::unique_ptr<ub_result, decltype(&ub_resolve_free)> result(raw, ub_resolve_free);
-    lookup.secure = result->secure != 0;
-    lookup.bogus = result->bogus != 0;
-    lookup.why = "rcode " + std::to_string(result->rcode) +
-                 (result->havedata ? ", data" : ", no data") +
-                 (result->why_bogus ? std::string(", ") + result->why_bogus : "");
-    for (int i = 0; result->havedata && result->data[i]; ++i) {
-        const auto* bytes = reinterpret_cast<const unsigned char*>(result->data[i]);
-        int length = result->len[i];
-        if (length < 3) continue;
-        std::ostringstream text;
-        text << int(bytes[0]) << ' ' << int(bytes[1]) << ' ' << int(bytes[2]) << ' ';
-        static const char* hex = "0123456789ABCDEF";
-        for (int j = 3; j < length; ++j) text << hex[bytes[j] >> 4] << hex[bytes[j] & 15];
-        lookup.rdata.push_back(text.str());
+// The validating resolver a DANE client host runs: Debian's `unbound` daemon on loopback, with
+// the zone's key-signing key as trust anchor and a stub zone pointing at the test's named. It
+// caches nothing (cache-max-ttl 0), so every lookup sees what named serves at that moment.
+class ValidatingResolver {
+  public:
+    ValidatingResolver(const fs::path& dir, const std::string& stub, const std::string& trust_anchor)
+        : port_(free_port()) {
+        const fs::path config = dir / "unbound.conf";
+        write_text(config,
+                   "server:\n"
+                   "    interface: 127.0.0.1\n"
+                   "    port: " + std::to_string(port_) + "\n"
+                   "    do-ip6: no\n"
+                   "    do-daemonize: no\n"
+                   "    username: \"\"\n"
+                   "    chroot: \"\"\n"
+                   "    directory: \"" + dir.string() + "\"\n"
+                   "    pidfile: \"\"\n"
+                   "    use-syslog: no\n"
+                   "    logfile: \"\"\n"
+                   "    verbosity: 1\n"
+                   "    val-log-level: 2\n"
+                   "    num-threads: 1\n"
+                   "    so-reuseport: no\n"
+                   "    access-control: 127.0.0.0/8 allow\n"
+                   "    do-not-query-localhost: no\n"
+                   // Unbound answers the RFC 6761 name "test." itself unless told not to.
+                   "    local-zone: \"test.\" nodefault\n"
+                   "    module-config: \"validator iterator\"\n"
+                   "    trust-anchor: \"" + trust_anchor + "\"\n"
+                   "    cache-max-ttl: 0\n"
+                   "    cache-max-negative-ttl: 0\n"
+                   "stub-zone:\n"
+                   "    name: \"" + zone + "\"\n"
+                   "    stub-addr: " + stub + "\n");
+        auto checked = run({"unbound-checkconf", config.string()});
+        REQUIRE_MESSAGE(checked.ok(), (checked.describe() + "\n" + checked.output + checked.errors));
+        daemon_ = std::make_unique<BackgroundProcess>(
+            std::vector<std::string>{"unbound", "-d", "-c", config.string()}, dir / "unbound.log");
     }
-    std::sort(lookup.rdata.begin(), lookup.rdata.end());
-    return lookup;
-}
+
+    // A TLSA query with the DO bit, as a DANE client's stub resolver sends it; `secure` is the
+    // AD bit of the answer (RFC 6698 section 4.1, RFC 7672 section 2.2: trust AD from a local
+    // validating resolver), `bogus` a SERVFAIL.
+    Lookup tlsa(const std::string& name) const {
+        for (int attempt = 0;; ++attempt) {
+            auto lookup = query(name);
+            // The daemon may still be starting; a few tries before a missing answer counts.
+            if (lookup.why != "no answer" || attempt >= 50) return lookup;
+            std::this_thread::sleep_for(100ms);
+        }
+    }
+
+    std::string log() const { return daemon_->log(); }
+
+  private:
+    Lookup query(const std::string& name) const {
+        Lookup lookup;
+        LdnsResolver resolver(ldns_resolver_new());
+        REQUIRE(resolver);
+        LdnsRdf address(ldns_rdf_new_frm_str(LDNS_RDF_TYPE_A, "127.0.0.1"));
+        REQUIRE(ldns_resolver_push_nameserver(resolver.get(), address.get()) == LDNS_STATUS_OK);
+        ldns_resolver_set_port(resolver.get(), static_cast<std::uint16_t>(port_));
+        ldns_resolver_set_recursive(resolver.get(), true);
+        ldns_resolver_set_dnssec(resolver.get(), true);
+        ldns_resolver_set_retry(resolver.get(), 1);
+        ldns_resolver_set_timeout(resolver.get(), timeval{5, 0});
+        LdnsRdf owner(ldns_dname_new_frm_str(name.c_str()));
+        REQUIRE(owner);
+        LdnsPkt answer(ldns_resolver_query(resolver.get(), owner.get(), LDNS_RR_TYPE_TLSA, LDNS_RR_CLASS_IN, LDNS_RD));
+        if (!answer) {
+            lookup.why = "no answer";
+            return lookup;
+        }
+        auto rcode = ldns_pkt_get_rcode(answer.get());
+        lookup.secure = rcode == LDNS_RCODE_NOERROR && ldns_pkt_ad(answer.get());
+        lookup.bogus = rcode == LDNS_RCODE_SERVFAIL;
+        lookup.why = "rcode " + std::to_string(rcode) + (ldns_pkt_ad(answer.get()) ? ", AD" : ", no AD");
+        LdnsRrList records(ldns_pkt_rr_list_by_type(answer.get(), LDNS_RR_TYPE_TLSA, LDNS_SECTION_ANSWER));
+        for (std::size_t i = 0; records && i < ldns_rr_list_rr_count(records.get()); ++i) {
+            const ldns_rr* rr = ldns_rr_list_rr(records.get(), i);
+            if (ldns_rr_rd_count(rr) != 4) continue;
+            std::ostringstream text;
+            for (std::size_t field = 0; field < 3; ++field) {
+                text << int(ldns_rdf2native_int8(ldns_rr_rdf(rr, field))) << ' ';
+            }
+            const ldns_rdf* data = ldns_rr_rdf(rr, 3);
+            static const char* hex = "0123456789ABCDEF";
+            for (std::size_t j = 0; j < ldns_rdf_size(data); ++j) {
+                auto byte = ldns_rdf_data(data)[j];
+                text << hex[byte >> 4] << hex[byte & 15];
+            }
+            lookup.rdata.push_back(text.str());
+        }
+        std::sort(lookup.rdata.begin(), lookup.rdata.end());
+        return lookup;
+    }
+
+    int port_;
+    std::unique_ptr<BackgroundProcess> daemon_;
+};
 
 // `openssl s_server` with the certificate, and `openssl s_client` authenticating it with DANE
 // from the validated records only. True when the client's verification succeeded.
@@ -202,7 +268,7 @@ std::string make_self_signed(const fs::path& dir) {
 
 TEST_CASE(
     "certbot + Pebble + BIND + DANE client: issuance, renewal with a new key, hold, withdrawal") {
-    for (const char* program : {"pebble", "certbot", "openssl", "python3"}) {
+    for (const char* program : {"pebble", "certbot", "openssl", "python3", "unbound", "unbound-checkconf"}) {
         if (!have_program(program)) {
             MESSAGE(
                 (std::string(program) + " is not installed (scripts/install-deps.sh): skipped"));
@@ -300,7 +366,8 @@ TEST_CASE(
         environment.push_back(config_env);
         return run(argv, environment);
     };
-    auto lookup = [&] { return validated_tlsa(owner, stub, trust_anchor); };
+    ValidatingResolver resolver(dir.path(), stub, trust_anchor);
+    auto lookup = [&] { return resolver.tlsa(owner); };
 
     // 1. Issuance: certbot's deploy hook publishes the record; the client validates.
     const std::string challenge_port = std::to_string(free_port());
