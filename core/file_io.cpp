@@ -24,6 +24,8 @@ FileStamp stamp_from(const struct stat& st) {
                      static_cast<std::int64_t>(st.st_size)};
 }
 
+}  // namespace
+
 std::string random_suffix() {
     static thread_local std::mt19937_64 generator{std::random_device{}()};
     static constexpr char letters[] = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -31,8 +33,6 @@ std::string random_suffix() {
     for (int i = 0; i < 8; ++i) suffix.push_back(letters[generator() % (sizeof letters - 1)]);
     return suffix;
 }
-
-}  // namespace
 
 std::string read_file(const std::filesystem::path& path, FileStamp* stamp) {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));

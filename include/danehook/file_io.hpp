@@ -33,6 +33,9 @@ void write_file_atomic(const std::filesystem::path& path, const std::string& con
                        mode_t mode = 0600, bool force_mode = false);
 
 void fsync_directory(const std::filesystem::path& directory);
+// Eight random letters and digits, for names of temporary files beside their target (created
+// with O_EXCL, so the randomness only avoids collisions; it is not a secret).
+std::string random_suffix();
 
 // Creates the directory (and parents) with `mode` when missing; refuses a symlink.
 void ensure_private_directory(const std::filesystem::path& directory, mode_t mode = 0700);

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <random>
 #include <thread>
 
 #include "danehook/unique_fd.hpp"
@@ -47,14 +46,6 @@ class Sha256 {
   private:
     EvpMdCtxPtr context_;
 };
-
-std::string random_suffix() {
-    static thread_local std::mt19937_64 generator{std::random_device{}()};
-    static constexpr char letters[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-    std::string suffix;
-    for (int i = 0; i < 8; ++i) suffix.push_back(letters[generator() % (sizeof letters - 1)]);
-    return suffix;
-}
 
 // Calls `consume(data, size)` for each chunk of the file; returns its SHA-256.
 template <typename Consumer>
