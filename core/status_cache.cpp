@@ -65,7 +65,9 @@ StatusCache StatusCache::parse(const std::string& text) {
         rest.remove_prefix(newline + 1);
         if (line.starts_with("end ")) {
             std::size_t count = 0;
-            if (!rest.empty() || !parse_integer(line.substr(4), count) || count != cache.entries_.size()) return {};
+            if (!rest.empty() || !parse_integer(line.substr(4), count) ||
+                count != cache.entries_.size())
+                return {};
             return cache;
         }
         std::string name(next_field(line));
@@ -73,7 +75,8 @@ StatusCache StatusCache::parse(const std::string& text) {
         if (name.empty() || !parse_integer(next_field(line), entry.stamp.device) ||
             !parse_integer(next_field(line), entry.stamp.inode) ||
             !parse_integer(next_field(line), entry.stamp.mtime_ns) ||
-            !parse_integer(next_field(line), entry.stamp.size) || !line.starts_with('{') || !line.ends_with('}')) {
+            !parse_integer(next_field(line), entry.stamp.size) || !line.starts_with('{') ||
+            !line.ends_with('}')) {
             return {};
         }
         entry.rendering = std::string(line);
@@ -109,8 +112,9 @@ std::string StatusCache::serialise(std::int64_t now_ns) const {
     for (const auto& [name, entry] : entries_) {
         if (entry.stamp.mtime_ns > now_ns - racy_window_ns) continue;
         text += name;
-        for (const auto& field : {std::to_string(entry.stamp.device), std::to_string(entry.stamp.inode),
-                                  std::to_string(entry.stamp.mtime_ns), std::to_string(entry.stamp.size)}) {
+        for (const auto& field :
+             {std::to_string(entry.stamp.device), std::to_string(entry.stamp.inode),
+              std::to_string(entry.stamp.mtime_ns), std::to_string(entry.stamp.size)}) {
             text += separator;
             text += field;
         }

@@ -23,7 +23,7 @@ void wipe(Buffer& buffer) {
 
 template <typename Buffer>
 class Secret {
-public:
+  public:
     Secret() = default;
     // Implicit, so that `key.secret = decode(...)` reads naturally; the argument is moved in.
     Secret(Buffer value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
@@ -52,7 +52,7 @@ public:
     bool empty() const { return value_.empty(); }
     bool operator==(const Secret& other) const { return value_ == other.value_; }
 
-private:
+  private:
     Buffer value_;
 };
 

@@ -19,7 +19,7 @@
 namespace danehook {
 
 class StatusCache {
-public:
+  public:
     // Entries whose file changed less than this long before the cache was written are not kept:
     // an in-place edit within the file system's timestamp granularity could go unnoticed.
     static constexpr std::int64_t racy_window_ns = 2'000'000'000;
@@ -41,7 +41,7 @@ public:
 
     std::size_t size() const { return entries_.size(); }
 
-private:
+  private:
     struct Entry {
         FileStamp stamp;
         std::string rendering;

@@ -25,7 +25,8 @@ struct ObservableBuffer {
 
 ObservableBuffer buffer_of(const char* text) {
     ObservableBuffer buffer;
-    for (; text[buffer.length]; ++buffer.length) buffer.storage[buffer.length] = text[buffer.length];
+    for (; text[buffer.length]; ++buffer.length)
+        buffer.storage[buffer.length] = text[buffer.length];
     return buffer;
 }
 

@@ -12,7 +12,8 @@ namespace {
 constexpr std::int64_t second = 1'000'000'000;
 constexpr std::int64_t now_ns = 1'800'000'000 * second;
 
-FileStamp stamp(std::uint64_t inode, std::int64_t mtime_ns = now_ns - 3600 * second, std::int64_t size = 100) {
+FileStamp stamp(std::uint64_t inode, std::int64_t mtime_ns = now_ns - 3600 * second,
+                std::int64_t size = 100) {
     return FileStamp{2049, inode, mtime_ns, size};
 }
 
@@ -69,16 +70,13 @@ TEST_CASE("status cache: a torn, garbled or foreign file is an empty cache") {
         return text.replace(at, from.size(), to);
     };
     for (const auto& bad : {
-             std::string(),
-             good.substr(0, good.size() - 1),                   // no final newline
-             good.substr(0, good.find("end ")),                 // no end line
-             good.substr(0, good.find("www")) + "end 2\n",      // count mismatch
+             std::string(), good.substr(0, good.size() - 1),  // no final newline
+             good.substr(0, good.find("end ")),               // no end line
+             good.substr(0, good.find("www")) + "end 2\n",    // count mismatch
              replaced("danehook-status-cache 1", "danehook-status-cache 0"),
-             replaced("\t2049\t11\t", "\t2049\tx\t"),
-             replaced("\t2049\t11\t", "\t-2049\t11\t"),
-             replaced("{\"name\":\"mail\"", "[\"name\",\"mail\""),
-             good + "trailing\n",
-             replaced("www", "mail"),                           // duplicate name
+             replaced("\t2049\t11\t", "\t2049\tx\t"), replaced("\t2049\t11\t", "\t-2049\t11\t"),
+             replaced("{\"name\":\"mail\"", "[\"name\",\"mail\""), good + "trailing\n",
+             replaced("www", "mail"),  // duplicate name
          }) {
         CAPTURE(bad);
         CHECK(StatusCache::parse(bad).size() == 0);

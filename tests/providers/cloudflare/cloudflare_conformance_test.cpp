@@ -45,7 +45,8 @@ std::string lower_hex(std::string hex) {
 }  // namespace
 
 TEST_CASE("cloudflare provider conformance (API double over HTTPS, paginated)") {
-    for (const char* name : {"CLOUDFLARE_API_TOKEN", "CF_Token", "CF_Key", "CF_Email"}) ::unsetenv(name);
+    for (const char* name : {"CLOUDFLARE_API_TOKEN", "CF_Token", "CF_Key", "CF_Email"})
+        ::unsetenv(name);
     CloudflareDouble api(conformance_state());
     TempDir dir;
     write_text(dir / "token", token + "\n");
