@@ -5,7 +5,6 @@
 #include <chrono>
 #include <string_view>
 
-#include "danehook/error.hpp"
 #include "danehook/log.hpp"
 
 namespace danehook {
