@@ -342,7 +342,8 @@ void register_exec_provider(ProviderRegistry& registry) {
          {"environment", "NAME: value pairs added to the program's environment", false}},
         [](const ProviderContext& context) -> std::unique_ptr<Provider> {
             return std::make_unique<ExecProvider>(exec_config(context));
-        }});
+        },
+        {}});
 }
 
 }  // namespace danehook

@@ -427,7 +427,8 @@ void register_powerdns_provider(ProviderRegistry& registry) {
          {"ca_file", "CA bundle to verify an https api_url with", false}},
         [](const ProviderContext& context) -> std::unique_ptr<Provider> {
             return std::make_unique<powerdns::PowerDnsProvider>(powerdns::powerdns_config(context));
-        }});
+        },
+        {}});
 }
 
 }  // namespace danehook
