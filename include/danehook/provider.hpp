@@ -33,8 +33,8 @@ struct PublishedRecord {
 };
 
 struct ChangeSet {
-    std::string zone;                        // canonical
-    std::vector<TlsaRecord> additions;       // records to add (adding a present record is a no-op)
+    std::string zone;                       // canonical
+    std::vector<TlsaRecord> additions;      // records to add (adding a present record is a no-op)
     std::vector<PublishedRecord> deletions;  // exact records to remove
 
     bool empty() const { return additions.empty() && deletions.empty(); }
@@ -50,7 +50,7 @@ struct ServerAnswer {
 };
 
 class Provider {
-  public:
+public:
     virtual ~Provider() = default;
 
     // The zone that holds `owner` (canonical); `configured_zone` is the certificate entry's
@@ -58,8 +58,7 @@ class Provider {
     virtual std::string zone_for(const std::string& owner, const std::string& configured_zone) = 0;
 
     // The TLSA records at `owner`, foreign ones included.
-    virtual std::vector<PublishedRecord> list(const std::string& zone,
-                                              const std::string& owner) = 0;
+    virtual std::vector<PublishedRecord> list(const std::string& zone, const std::string& owner) = 0;
 
     // Applies the change set as atomically as the back end allows.
     virtual void apply(const ChangeSet& changes) = 0;
@@ -72,7 +71,7 @@ class Provider {
     // `nameservers` setting, else the zone's NS set resolved to every address.
     virtual std::vector<std::string> authoritative_servers(const std::string& zone);
 
-  protected:
+protected:
     // Set by the registry from the settings every provider accepts.
     friend class ProviderRegistry;
     std::vector<std::string> configured_nameservers_;
@@ -105,8 +104,8 @@ struct RecipeRequest {
 };
 
 struct ProviderDescriptor {
-    std::string type;                   // "rfc2136"
-    std::string summary;                // one line for --help and docs
+    std::string type;     // "rfc2136"
+    std::string summary;  // one line for --help and docs
     std::vector<SettingSpec> settings;  // keys beyond the common ones
     std::function<std::unique_ptr<Provider>(const ProviderContext&)> create;
     // The narrowest credential this back end allows for exactly those owners, as text to paste
@@ -118,7 +117,7 @@ struct ProviderDescriptor {
 const std::vector<SettingSpec>& common_provider_settings();
 
 class ProviderRegistry {
-  public:
+public:
     static ProviderRegistry& instance();  // holds the built-in providers
 
     void add(ProviderDescriptor descriptor);
@@ -128,7 +127,7 @@ class ProviderRegistry {
     // Validates keys (common + declared), then creates the provider. Throws ConfigError.
     std::unique_ptr<Provider> create(const ProviderContext& context) const;
 
-  private:
+private:
     std::vector<ProviderDescriptor> descriptors_;
 };
 

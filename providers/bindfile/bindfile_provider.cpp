@@ -669,8 +669,7 @@ void register_bindfile_provider(ProviderRegistry& registry) {
             return std::make_unique<bindfile::BindFileProvider>(
                 bindfile::config_from_settings(context.settings), std::make_shared<WallClock>());
         },
-        {},
-    });
+        {}});
 }
 
 }  // namespace danehook

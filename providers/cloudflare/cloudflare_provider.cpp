@@ -499,8 +499,7 @@ void register_cloudflare_provider(ProviderRegistry& registry) {
              false},
         },
         cloudflare::create_provider,
-        {},
-    });
+        {}});
 }
 
 }  // namespace danehook

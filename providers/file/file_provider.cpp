@@ -18,14 +18,13 @@ namespace danehook {
 namespace {
 
 class FileLock {
-  public:
+public:
     explicit FileLock(const std::filesystem::path& path) {
         auto lock_path = path;
         lock_path += ".lock";
         fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd_ < 0 || ::flock(fd_, LOCK_EX) != 0) {
-            throw ProviderError(ProviderFailure::configuration,
-                                lock_path.string() + ": cannot lock");
+            throw ProviderError(ProviderFailure::configuration, lock_path.string() + ": cannot lock");
         }
     }
     ~FileLock() {
@@ -34,20 +33,18 @@ class FileLock {
     FileLock(const FileLock&) = delete;
     FileLock& operator=(const FileLock&) = delete;
 
-  private:
+private:
     int fd_ = -1;
 };
 
 class FileProvider : public Provider {
-  public:
-    FileProvider(std::filesystem::path path, std::string zone)
-        : path_(std::move(path)), zone_(std::move(zone)) {}
+public:
+    FileProvider(std::filesystem::path path, std::string zone) : path_(std::move(path)), zone_(std::move(zone)) {}
 
     std::string zone_for(const std::string& owner, const std::string& configured_zone) override {
         std::string zone = !configured_zone.empty() ? configured_zone : zone_;
         if (zone.empty()) {
-            throw ProviderError(ProviderFailure::configuration,
-                                "file provider: set 'zone' on the certificate or the provider");
+            throw ProviderError(ProviderFailure::configuration, "file provider: set 'zone' on the certificate or the provider");
         }
         if (!is_in_zone(owner, zone)) {
             throw ProviderError(ProviderFailure::configuration, owner + " is outside zone " + zone);
@@ -77,11 +74,9 @@ class FileProvider : public Provider {
             });
             if (!present) records.push_back(addition);
         }
-        std::string text =
-            "; TLSA records managed by danehook (type: file). Do not edit while danehook runs.\n";
+        std::string text = "; TLSA records managed by danehook (type: file). Do not edit while danehook runs.\n";
         for (const auto& record : records) {
-            text += record.owner + " " + std::to_string(record.ttl) + " IN TLSA " +
-                    record.rdata.presentation() + "\n";
+            text += record.owner + " " + std::to_string(record.ttl) + " IN TLSA " + record.rdata.presentation() + "\n";
         }
         try {
             write_file_atomic(path_, text, 0644);
@@ -102,7 +97,7 @@ class FileProvider : public Provider {
         return {answer};
     }
 
-  private:
+private:
     std::vector<TlsaRecord> read_records() const {
         std::error_code ec;
         if (!std::filesystem::exists(path_, ec)) return {};
@@ -125,19 +120,14 @@ class FileProvider : public Provider {
             if (!(fields >> owner)) continue;
             if (!(fields >> ttl >> klass >> type) || klass != "IN" || type != "TLSA") {
                 throw ProviderError(ProviderFailure::configuration,
-                                    path_.string() + ":" + std::to_string(number) +
-                                        ": expected 'OWNER TTL IN TLSA U S M HEX'");
+                                    path_.string() + ":" + std::to_string(number) + ": expected 'OWNER TTL IN TLSA U S M HEX'");
             }
             std::string rest;
             std::getline(fields, rest);
             try {
-                records.push_back({canonical_name(owner),
-                                   static_cast<std::uint32_t>(std::stoul(ttl)),
-                                   TlsaRdata::parse(rest)});
+                records.push_back({canonical_name(owner), static_cast<std::uint32_t>(std::stoul(ttl)), TlsaRdata::parse(rest)});
             } catch (const std::exception& e) {
-                throw ProviderError(
-                    ProviderFailure::configuration,
-                    path_.string() + ":" + std::to_string(number) + ": " + e.what());
+                throw ProviderError(ProviderFailure::configuration, path_.string() + ":" + std::to_string(number) + ": " + e.what());
             }
         }
         return records;
@@ -152,8 +142,7 @@ class FileProvider : public Provider {
 void register_file_provider(ProviderRegistry& registry) {
     registry.add(ProviderDescriptor{
         "file",
-        "TLSA records in a plain zone-file fragment that danehook owns (demos, tests, file "
-        "shipping)",
+        "TLSA records in a plain zone-file fragment that danehook owns (demos, tests, file shipping)",
         {{"path", "the file danehook writes its TLSA records to", true},
          {"zone", "zone of the records when the certificate entry does not name one", false}},
         [](const ProviderContext& context) -> std::unique_ptr<Provider> {

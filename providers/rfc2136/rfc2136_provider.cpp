@@ -625,8 +625,7 @@ void register_rfc2136_provider(ProviderRegistry& registry) {
             return std::make_unique<rfc2136::Rfc2136Provider>(
                 rfc2136::rfc2136_config_from(context));
         },
-        {},
-    });
+        {}});
 }
 
 }  // namespace danehook

@@ -13,14 +13,12 @@ std::map<std::string, MemoryWorld>& worlds() {
 }
 
 class MemoryProvider : public Provider {
-  public:
-    MemoryProvider(std::string world, std::string zone)
-        : world_(std::move(world)), zone_(std::move(zone)) {}
+public:
+    MemoryProvider(std::string world, std::string zone) : world_(std::move(world)), zone_(std::move(zone)) {}
 
     std::string zone_for(const std::string& owner, const std::string& configured_zone) override {
         auto zone = configured_zone.empty() ? zone_ : configured_zone;
-        if (!is_in_zone(owner, zone))
-            throw ProviderError(ProviderFailure::configuration, owner + " outside " + zone);
+        if (!is_in_zone(owner, zone)) throw ProviderError(ProviderFailure::configuration, owner + " outside " + zone);
         return zone;
     }
 
@@ -29,8 +27,7 @@ class MemoryProvider : public Provider {
         ++w.list_calls;
         maybe_fail(w);
         std::vector<PublishedRecord> result;
-        for (const auto& record : w.at(owner))
-            result.push_back({record, "id-" + record.rdata.hex().substr(0, 8)});
+        for (const auto& record : w.at(owner)) result.push_back({record, "id-" + record.rdata.hex().substr(0, 8)});
         return result;
     }
 
@@ -70,7 +67,7 @@ class MemoryProvider : public Provider {
         return answers;
     }
 
-  private:
+private:
     MemoryWorld& world() { return memory_world(world_); }
     static void maybe_fail(MemoryWorld& w) {
         if (w.fail_next_operations > 0) {
@@ -86,8 +83,7 @@ class MemoryProvider : public Provider {
 }  // namespace
 
 bool MemoryWorld::has(const std::string& owner, const TlsaRdata& rdata) const {
-    return std::any_of(primary.begin(), primary.end(),
-                       [&](const TlsaRecord& r) { return r.owner == owner && r.rdata == rdata; });
+    return std::any_of(primary.begin(), primary.end(), [&](const TlsaRecord& r) { return r.owner == owner && r.rdata == rdata; });
 }
 
 std::vector<TlsaRecord> MemoryWorld::at(const std::string& owner) const {
@@ -98,13 +94,9 @@ std::vector<TlsaRecord> MemoryWorld::at(const std::string& owner) const {
     return result;
 }
 
-MemoryWorld& memory_world(const std::string& name) {
-    return worlds()[name];
-}
+MemoryWorld& memory_world(const std::string& name) { return worlds()[name]; }
 
-void reset_memory_worlds() {
-    worlds().clear();
-}
+void reset_memory_worlds() { worlds().clear(); }
 
 void register_memory_provider() {
     ProviderRegistry::instance().add(ProviderDescriptor{
